@@ -1,0 +1,75 @@
+//! API-key authentication: `Authorization: Bearer KEY` or HTTP Basic `api:KEY`. The tenant comes
+//! from the key alone; scopes limit what it may do.
+
+use crate::admin::hash_api_key;
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use base64::Engine;
+use taube_types::Scope;
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Auth {
+    pub tenant_id: String,
+    pub scopes: Vec<Scope>,
+}
+
+impl Auth {
+    /// Fails with 403 unless the key carries `scope`.
+    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
+        if self.scopes.contains(&scope) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("this API key lacks the `{scope}` scope"),
+            ))
+        }
+    }
+}
+
+fn presented_key(parts: &Parts) -> Option<String> {
+    let header = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, value) = header.split_once(' ')?;
+    match scheme.to_ascii_lowercase().as_str() {
+        "bearer" => Some(value.trim().to_string()),
+        "basic" => {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(value.trim())
+                .ok()?;
+            let text = String::from_utf8(decoded).ok()?;
+            let (_user, password) = text.split_once(':')?;
+            Some(password.to_string())
+        }
+        _ => None,
+    }
+}
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let key = presented_key(parts).ok_or_else(ApiError::unauthorized)?;
+        let stored = state
+            .store
+            .api_key_by_hash(&hash_api_key(&key))
+            .await?
+            .ok_or_else(ApiError::unauthorized)?;
+        let scopes = Scope::parse_list(&stored.scopes).map_err(ApiError::internal)?;
+        Ok(Auth {
+            tenant_id: stored.tenant_id,
+            scopes,
+        })
+    }
+}

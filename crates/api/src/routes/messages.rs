@@ -1,0 +1,57 @@
+//! `GET /v1/messages/{id}`: a message with each recipient's delivery status.
+
+use crate::auth::Auth;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::time::rfc3339;
+use axum::extract::{Path, State};
+use axum::Json;
+use serde_json::{json, Value};
+use taube_types::Scope;
+
+pub async fn get_message(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    auth.require(Scope::MessagesRead)?;
+    let message = state
+        .store
+        .message(&auth.tenant_id, &id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let recipients = state.store.recipients(&auth.tenant_id, &id).await?;
+    let pseudonyms: Vec<String> = recipients.iter().map(|r| r.pseudonym.clone()).collect();
+    let keys = state
+        .keys
+        .subject_keys(&auth.tenant_id, &pseudonyms)
+        .await
+        .map_err(ApiError::internal)?;
+    let open = |p: &str, ctx: &str, sealed: &[u8]| -> Option<String> {
+        let bytes = keys.get(p)?.open(ctx, sealed).ok()?;
+        String::from_utf8(bytes).ok()
+    };
+    let list: Vec<Value> = recipients
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.id,
+                "address": open(&r.pseudonym, "recipient.address", &r.address_sealed),
+                "type": r.rcpt_type,
+                "status": r.status,
+                "attempts": r.attempts,
+                "last_reply": r.last_reply_sealed.as_deref().and_then(|s| open(&r.pseudonym, "recipient.reply", s)),
+                "updated_at": rfc3339(r.updated_at),
+            })
+        })
+        .collect();
+    let tags: Value = serde_json::from_str(&message.tags).unwrap_or(Value::Array(vec![]));
+    Ok(Json(json!({
+        "id": message.id,
+        "kind": message.kind,
+        "test_mode": message.test_mode,
+        "tags": tags,
+        "created_at": rfc3339(message.created_at),
+        "recipients": list,
+    })))
+}
