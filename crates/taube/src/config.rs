@@ -154,7 +154,7 @@ impl Config {
             database_url,
             dns_resolver,
             master_key_file,
-            log: env("LOG").or(f.log).unwrap_or_else(|| "info".into()),
+            log: env("LOG").or(f.log).unwrap_or_else(|| "info,sqlx=warn".into()),
             delivery,
         })
     }
