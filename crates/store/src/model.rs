@@ -146,6 +146,7 @@ pub struct RecipientRow {
     pub pseudonym: String,
     pub rcpt_type: String,
     pub address_sealed: Vec<u8>,
+    pub data_key_wrapped: Vec<u8>,
     pub status: String,
     pub attempts: i64,
     pub last_reply_sealed: Option<Vec<u8>>,

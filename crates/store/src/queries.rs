@@ -40,7 +40,7 @@ impl Store {
         message_id: &str,
     ) -> Result<Vec<RecipientRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, message_id, pseudonym, rcpt_type, address_sealed, status, attempts, last_reply_sealed, updated_at FROM recipients WHERE message_id = $1 AND tenant_id = $2 ORDER BY id",
+            "SELECT id, message_id, pseudonym, rcpt_type, address_sealed, data_key_wrapped, status, attempts, last_reply_sealed, updated_at FROM recipients WHERE message_id = $1 AND tenant_id = $2 ORDER BY id",
         )
         .bind(message_id)
         .bind(tenant_id)
@@ -54,6 +54,7 @@ impl Store {
                     pseudonym: r.try_get("pseudonym")?,
                     rcpt_type: r.try_get("rcpt_type")?,
                     address_sealed: r.try_get("address_sealed")?,
+                    data_key_wrapped: r.try_get("data_key_wrapped")?,
                     status: r.try_get("status")?,
                     attempts: r.try_get("attempts")?,
                     last_reply_sealed: r.try_get("last_reply_sealed")?,

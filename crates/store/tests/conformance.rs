@@ -6,12 +6,17 @@ use taube_store::*;
 
 async fn backends() -> Vec<(String, Store, Option<tempfile::TempDir>)> {
     let dir = tempfile::tempdir().unwrap();
-    let sqlite = Store::open(dir.path().join("t.db").to_str().unwrap()).await.unwrap();
+    let sqlite = Store::open(dir.path().join("t.db").to_str().unwrap())
+        .await
+        .unwrap();
     let mut out = vec![("sqlite".to_string(), sqlite, Some(dir))];
     if let Ok(url) = std::env::var("TAUBE_TEST_DB") {
         let name = format!("taube_conf_{}", uuid::Uuid::new_v4().simple());
         let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
         let base = url.rsplit_once('/').unwrap().0;
         let pg = Store::open(&format!("{base}/{name}")).await.unwrap();
         out.push(("postgres".to_string(), pg, None));
@@ -78,9 +83,22 @@ fn message(id: &str, tenant_id: &str, rcpts: &[(&str, &str)], now: i64) -> NewMe
 async fn tenants_keys_and_domains() {
     for (name, store, _dir) in backends().await {
         store.create_tenant(&tenant("t1")).await.unwrap();
-        assert!(matches!(store.create_tenant(&tenant("t1")).await, Err(StoreError::Conflict)), "{name}");
-        assert_eq!(store.tenant("name-t1").await.unwrap().unwrap().id, "t1", "{name}");
-        assert_eq!(store.tenant("t1").await.unwrap().unwrap().wrapped_key, vec![1, 2, 3]);
+        assert!(
+            matches!(
+                store.create_tenant(&tenant("t1")).await,
+                Err(StoreError::Conflict)
+            ),
+            "{name}"
+        );
+        assert_eq!(
+            store.tenant("name-t1").await.unwrap().unwrap().id,
+            "t1",
+            "{name}"
+        );
+        assert_eq!(
+            store.tenant("t1").await.unwrap().unwrap().wrapped_key,
+            vec![1, 2, 3]
+        );
         let key = ApiKey {
             id: "k1".into(),
             tenant_id: "t1".into(),
@@ -89,7 +107,15 @@ async fn tenants_keys_and_domains() {
             created_at: 1,
         };
         store.create_api_key(&key).await.unwrap();
-        assert_eq!(store.api_key_by_hash("h1").await.unwrap().unwrap().tenant_id, "t1");
+        assert_eq!(
+            store
+                .api_key_by_hash("h1")
+                .await
+                .unwrap()
+                .unwrap()
+                .tenant_id,
+            "t1"
+        );
         assert!(store.api_key_by_hash("nope").await.unwrap().is_none());
         let domain = Domain {
             tenant_id: "t1".into(),
@@ -102,10 +128,31 @@ async fn tenants_keys_and_domains() {
             created_at: 1,
         };
         store.create_domain(&domain).await.unwrap();
-        assert!(!store.domain("t1", "example.com").await.unwrap().unwrap().verified);
-        store.set_domain_verified("t1", "example.com", true).await.unwrap();
-        assert!(store.domain("t1", "example.com").await.unwrap().unwrap().verified, "{name}");
-        assert!(store.domain("t2", "example.com").await.unwrap().is_none(), "{name}: tenant scoping");
+        assert!(
+            !store
+                .domain("t1", "example.com")
+                .await
+                .unwrap()
+                .unwrap()
+                .verified
+        );
+        store
+            .set_domain_verified("t1", "example.com", true)
+            .await
+            .unwrap();
+        assert!(
+            store
+                .domain("t1", "example.com")
+                .await
+                .unwrap()
+                .unwrap()
+                .verified,
+            "{name}"
+        );
+        assert!(
+            store.domain("t2", "example.com").await.unwrap().is_none(),
+            "{name}: tenant scoping"
+        );
     }
 }
 
@@ -120,17 +167,28 @@ async fn accept_claim_lease_and_outcomes() {
             .await
             .unwrap();
         // A second message with a subject key already stored races and changes nothing.
-        let racing = committer.accept(message("m2", "t1", &[("r3", "p1")], now)).await;
+        let racing = committer
+            .accept(message("m2", "t1", &[("r3", "p1")], now))
+            .await;
         assert!(matches!(racing, Err(AcceptError::SubjectKeyRace)), "{name}");
-        assert!(store.message("t1", "m2").await.unwrap().is_none(), "{name}: half-written");
+        assert!(
+            store.message("t1", "m2").await.unwrap().is_none(),
+            "{name}: half-written"
+        );
         assert_eq!(store.queue_depth().await.unwrap(), 2, "{name}");
 
         let first = store.claim_due("a", now, now + 300_000, 10).await.unwrap();
         assert_eq!(first.len(), 2, "{name}");
         let second = store.claim_due("b", now, now + 300_000, 10).await.unwrap();
-        assert!(second.is_empty(), "{name}: leased rows must not be claimed twice");
+        assert!(
+            second.is_empty(),
+            "{name}: leased rows must not be claimed twice"
+        );
         // After the lease expires another node may take them.
-        let later = store.claim_due("b", now + 300_001, now + 600_000, 10).await.unwrap();
+        let later = store
+            .claim_due("b", now + 300_001, now + 600_000, 10)
+            .await
+            .unwrap();
         assert_eq!(later.len(), 2, "{name}");
         assert_eq!(store.release_leases(Some("b")).await.unwrap(), 2, "{name}");
 
@@ -159,22 +217,55 @@ async fn accept_claim_lease_and_outcomes() {
             }),
         };
         committer
-            .record(vec![outcome("r1", "p1", "deferred", now + 5_000, false), outcome("r2", "p2", "failed", now, true)])
+            .record(vec![
+                outcome("r1", "p1", "deferred", now + 5_000, false),
+                outcome("r2", "p2", "failed", now, true),
+            ])
             .await
             .unwrap();
-        assert_eq!(store.queue_depth().await.unwrap(), 1, "{name}: deferred stays queued");
-        assert!(store.claim_due("a", now + 10, now + 300_000, 10).await.unwrap().is_empty(), "{name}: not due yet");
-        let due = store.claim_due("a", now + 5_000, now + 300_000, 10).await.unwrap();
+        assert_eq!(
+            store.queue_depth().await.unwrap(),
+            1,
+            "{name}: deferred stays queued"
+        );
+        assert!(
+            store
+                .claim_due("a", now + 10, now + 300_000, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{name}: not due yet"
+        );
+        let due = store
+            .claim_due("a", now + 5_000, now + 300_000, 10)
+            .await
+            .unwrap();
         assert_eq!(due.len(), 1, "{name}");
         assert_eq!(due[0].attempts, 1, "{name}");
-        assert_eq!(store.suppressed("t1", &["p1".into(), "p2".into()]).await.unwrap(), vec!["p2".to_string()]);
+        assert_eq!(
+            store
+                .suppressed("t1", &["p1".into(), "p2".into()])
+                .await
+                .unwrap(),
+            vec!["p2".to_string()]
+        );
         assert_eq!(store.suppressions("t1", "bounce").await.unwrap().len(), 1);
-        assert!(store.suppressed("t2", &["p2".into()]).await.unwrap().is_empty(), "{name}: tenant scoping");
+        assert!(
+            store
+                .suppressed("t2", &["p2".into()])
+                .await
+                .unwrap()
+                .is_empty(),
+            "{name}: tenant scoping"
+        );
 
         let rows = store.recipients("t1", "m1").await.unwrap();
         let statuses: Vec<&str> = rows.iter().map(|r| r.status.as_str()).collect();
         assert_eq!(statuses, vec!["deferred", "failed"], "{name}");
-        assert!(store.recipients("t2", "m1").await.unwrap().is_empty(), "{name}: tenant scoping");
+        assert!(
+            store.recipients("t2", "m1").await.unwrap().is_empty(),
+            "{name}: tenant scoping"
+        );
     }
 }
 
@@ -184,9 +275,18 @@ async fn events_filter_and_paginate() {
         store.create_tenant(&tenant("t1")).await.unwrap();
         store.create_tenant(&tenant("t2")).await.unwrap();
         let (committer, _task) = Committer::start(store.clone());
-        committer.accept(message("m1", "t1", &[("r1", "p1")], 100)).await.unwrap();
-        committer.accept(message("m2", "t1", &[("r2", "p2")], 200)).await.unwrap();
-        committer.accept(message("m3", "t2", &[("r3", "p3")], 300)).await.unwrap();
+        committer
+            .accept(message("m1", "t1", &[("r1", "p1")], 100))
+            .await
+            .unwrap();
+        committer
+            .accept(message("m2", "t1", &[("r2", "p2")], 200))
+            .await
+            .unwrap();
+        committer
+            .accept(message("m3", "t2", &[("r3", "p3")], 300))
+            .await
+            .unwrap();
         let q = |f: &dyn Fn(&mut EventQuery)| {
             let mut q = EventQuery {
                 tenant_id: "t1".into(),
@@ -197,21 +297,52 @@ async fn events_filter_and_paginate() {
             q
         };
         assert_eq!(store.events(&q(&|_| {})).await.unwrap().len(), 2, "{name}");
-        let by_msg = store.events(&q(&|q| q.message_id = Some("m2".into()))).await.unwrap();
+        let by_msg = store
+            .events(&q(&|q| q.message_id = Some("m2".into())))
+            .await
+            .unwrap();
         assert_eq!(by_msg.len(), 1);
         assert_eq!(by_msg[0].recipient_id, "r2");
-        assert_eq!(store.events(&q(&|q| q.pseudonym = Some("p1".into()))).await.unwrap().len(), 1);
-        assert_eq!(store.events(&q(&|q| q.since = Some(150))).await.unwrap().len(), 1, "{name}");
-        assert_eq!(store.events(&q(&|q| q.until = Some(150))).await.unwrap().len(), 1, "{name}");
-        assert!(store.events(&q(&|q| q.event_type = Some("delivered".into()))).await.unwrap().is_empty());
+        assert_eq!(
+            store
+                .events(&q(&|q| q.pseudonym = Some("p1".into())))
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            store
+                .events(&q(&|q| q.since = Some(150)))
+                .await
+                .unwrap()
+                .len(),
+            1,
+            "{name}"
+        );
+        assert_eq!(
+            store
+                .events(&q(&|q| q.until = Some(150)))
+                .await
+                .unwrap()
+                .len(),
+            1,
+            "{name}"
+        );
+        assert!(store
+            .events(&q(&|q| q.event_type = Some("delivered".into())))
+            .await
+            .unwrap()
+            .is_empty());
         let page1 = store.events(&q(&|q| q.limit = 1)).await.unwrap();
         let after = page1[0].id;
-        let page2 = store.events(&q(&|q| {
-            q.limit = 1;
-            q.after_id = Some(after);
-        }))
-        .await
-        .unwrap();
+        let page2 = store
+            .events(&q(&|q| {
+                q.limit = 1;
+                q.after_id = Some(after);
+            }))
+            .await
+            .unwrap();
         assert_eq!(page2.len(), 1);
         assert_ne!(page2[0].id, page1[0].id, "{name}");
     }
@@ -235,9 +366,26 @@ async fn idempotency_records_are_unique() {
             body_hash: "h".into(),
             response: "{}".into(),
         });
-        assert!(matches!(committer.accept(again).await, Err(AcceptError::IdempotencyRace)), "{name}");
+        assert!(
+            matches!(
+                committer.accept(again).await,
+                Err(AcceptError::IdempotencyRace)
+            ),
+            "{name}"
+        );
         assert!(store.message("t1", "m2").await.unwrap().is_none(), "{name}");
-        assert_eq!(store.idempotency("t1", "k", 0).await.unwrap().unwrap().body_hash, "h");
-        assert!(store.idempotency("t1", "k", 2_000).await.unwrap().is_none(), "{name}: expired");
+        assert_eq!(
+            store
+                .idempotency("t1", "k", 0)
+                .await
+                .unwrap()
+                .unwrap()
+                .body_hash,
+            "h"
+        );
+        assert!(
+            store.idempotency("t1", "k", 2_000).await.unwrap().is_none(),
+            "{name}: expired"
+        );
     }
 }

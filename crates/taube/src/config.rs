@@ -154,7 +154,9 @@ impl Config {
             database_url,
             dns_resolver,
             master_key_file,
-            log: env("LOG").or(f.log).unwrap_or_else(|| "info,sqlx=warn".into()),
+            log: env("LOG")
+                .or(f.log)
+                .unwrap_or_else(|| "info,sqlx=warn".into()),
             delivery,
         })
     }

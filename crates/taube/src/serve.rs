@@ -4,6 +4,7 @@
 use crate::config::Config;
 use anyhow::Context;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Duration;
 use taube_api::AppState;
@@ -19,6 +20,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_new(&config.log).unwrap_or_else(|_| EnvFilter::new("info")))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let metrics = PrometheusBuilder::new()
         .set_buckets_for_metric(

@@ -100,7 +100,8 @@ pub async fn verify(
         .await
         .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, "dns_unavailable", e.to_string()))?;
     let (dkim, spf) = (checks.dkim, checks.spf);
-    let verified = dkim && spf;
+    // A failed check never un-verifies: DNS hiccups must not stop a working domain's mail.
+    let verified = domain.verified || (dkim && spf);
     if verified != domain.verified {
         state
             .store

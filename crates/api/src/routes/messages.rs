@@ -7,6 +7,7 @@ use crate::time::rfc3339;
 use axum::extract::{Path, State};
 use axum::Json;
 use serde_json::{json, Value};
+use taube_delivery::Content;
 use taube_types::Scope;
 
 pub async fn get_message(
@@ -45,12 +46,25 @@ pub async fn get_message(
             })
         })
         .collect();
+    let metadata = recipients
+        .iter()
+        .find_map(|r| {
+            let data_key = keys
+                .get(&r.pseudonym)?
+                .unwrap_data_key(&message.id, &r.data_key_wrapped)
+                .ok()?;
+            let plain = data_key.open(&message.id, &message.content_sealed).ok()?;
+            Content::decode(&plain)
+        })
+        .map(|c| Value::Object(c.metadata))
+        .unwrap_or(Value::Null);
     let tags: Value = serde_json::from_str(&message.tags).unwrap_or(Value::Array(vec![]));
     Ok(Json(json!({
         "id": message.id,
         "kind": message.kind,
         "test_mode": message.test_mode,
         "tags": tags,
+        "metadata": metadata,
         "created_at": rfc3339(message.created_at),
         "recipients": list,
     })))
