@@ -8,6 +8,9 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use base64::Engine;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 use taube_types::Scope;
 
 /// The authenticated caller.
@@ -53,6 +56,30 @@ fn presented_key(parts: &Parts) -> Option<String> {
     }
 }
 
+/// Recently authenticated keys (by hash), reused for a short time so that a busy client does not
+/// cost a database read per request. Revoking a key takes effect within `AUTH_TTL`.
+#[derive(Default)]
+pub struct AuthCache(Mutex<HashMap<String, (Auth, Instant)>>);
+
+const AUTH_TTL: Duration = Duration::from_secs(2);
+const AUTH_CACHE_MAX: usize = 10_000;
+
+impl AuthCache {
+    fn get(&self, hash: &str) -> Option<Auth> {
+        let cache = self.0.lock().expect("lock");
+        let (auth, at) = cache.get(hash)?;
+        (at.elapsed() < AUTH_TTL).then(|| auth.clone())
+    }
+
+    fn put(&self, hash: String, auth: Auth) {
+        let mut cache = self.0.lock().expect("lock");
+        if cache.len() >= AUTH_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(hash, (auth, Instant::now()));
+    }
+}
+
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
@@ -61,15 +88,21 @@ impl FromRequestParts<AppState> for Auth {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let key = presented_key(parts).ok_or_else(ApiError::unauthorized)?;
+        let hash = hash_api_key(&key);
+        if let Some(auth) = state.auth_cache.get(&hash) {
+            return Ok(auth);
+        }
         let stored = state
             .store
-            .api_key_by_hash(&hash_api_key(&key))
+            .api_key_by_hash(&hash)
             .await?
             .ok_or_else(ApiError::unauthorized)?;
         let scopes = Scope::parse_list(&stored.scopes).map_err(ApiError::internal)?;
-        Ok(Auth {
+        let auth = Auth {
             tenant_id: stored.tenant_id,
             scopes,
-        })
+        };
+        state.auth_cache.put(hash, auth.clone());
+        Ok(auth)
     }
 }

@@ -9,6 +9,7 @@ mod routes;
 mod state;
 mod time;
 
+pub use auth::AuthCache;
 pub use error::ApiError;
 pub use routes::router;
 pub use state::AppState;

@@ -1,5 +1,6 @@
 //! Shared state handed to every handler (no process-wide globals).
 
+use crate::auth::AuthCache;
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::Arc;
 use taube_delivery::{Acceptor, KeyRing};
@@ -14,4 +15,5 @@ pub struct AppState {
     pub keys: Arc<KeyRing>,
     pub resolver: Resolver,
     pub metrics: Option<PrometheusHandle>,
+    pub auth_cache: Arc<AuthCache>,
 }

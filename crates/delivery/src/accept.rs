@@ -6,8 +6,9 @@ use crate::content::Content;
 use crate::error::{AcceptFailure, ValidationError};
 use crate::keyring::{KeyError, KeyRing};
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use taube_crypto::{DataKey, SubjectKey};
 use taube_store::{
     AcceptError, CommitterHandle, IdempotencyRecord, NewEvent, NewMessage, NewRecipient,
@@ -87,7 +88,12 @@ pub struct Acceptor {
     keys: Arc<KeyRing>,
     config: Arc<DeliveryConfig>,
     wake: Arc<Notify>,
+    /// Domains seen verified recently; only positive answers are cached.
+    verified: Arc<Mutex<HashMap<(String, String), Instant>>>,
 }
+
+/// How long a positive "domain is verified" answer is reused.
+const VERIFIED_TTL: Duration = Duration::from_secs(5);
 
 impl From<KeyError> for AcceptFailure {
     fn from(e: KeyError) -> Self {
@@ -110,6 +116,7 @@ impl Acceptor {
             keys,
             config,
             wake,
+            verified: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
@@ -202,11 +209,10 @@ impl Acceptor {
             )
             .into());
         }
-        let domain = self
-            .store
-            .domain(&s.tenant_id, s.from_domain.as_str())
-            .await?;
-        if !domain.is_some_and(|d| d.verified) {
+        if !self
+            .domain_verified(&s.tenant_id, s.from_domain.as_str())
+            .await?
+        {
             return Err(ValidationError::new(
                 "domain_not_verified",
                 "from".to_string(),
@@ -218,6 +224,28 @@ impl Acceptor {
             .into());
         }
         Ok(())
+    }
+
+    async fn domain_verified(&self, tenant_id: &str, domain: &str) -> Result<bool, AcceptFailure> {
+        let key = (tenant_id.to_string(), domain.to_string());
+        if let Some(seen) = self.verified.lock().expect("lock").get(&key) {
+            if seen.elapsed() < VERIFIED_TTL {
+                return Ok(true);
+            }
+        }
+        let verified = self
+            .store
+            .domain(tenant_id, domain)
+            .await?
+            .is_some_and(|d| d.verified);
+        if verified {
+            let mut cache = self.verified.lock().expect("lock");
+            if cache.len() > 10_000 {
+                cache.clear();
+            }
+            cache.insert(key, Instant::now());
+        }
+        Ok(verified)
     }
 
     async fn prepare(
@@ -234,7 +262,17 @@ impl Acceptor {
             .map(|r| (r, tenant.pseudonym("email", &r.address.canonical())))
             .collect();
         let pseudonyms: Vec<String> = recipients.iter().map(|(_, p)| p.clone()).collect();
-        let mut subject_keys = self.keys.subject_keys(&s.tenant_id, &pseudonyms).await?;
+        let mut subject_keys = HashMap::new();
+        let mut suppressed = HashSet::new();
+        for (pseudonym, wrapped, is_suppressed) in
+            self.store.recipient_keys(&s.tenant_id, &pseudonyms).await?
+        {
+            let key = tenant.unwrap_subject_key(&pseudonym, &wrapped)?;
+            if is_suppressed {
+                suppressed.insert(pseudonym.clone());
+            }
+            subject_keys.insert(pseudonym, key);
+        }
         let mut new_keys = Vec::new();
         let mut new_subject_keys = Vec::new();
         for p in &pseudonyms {
@@ -248,12 +286,6 @@ impl Acceptor {
                 subject_keys.insert(p.clone(), key);
             }
         }
-        let suppressed: HashSet<String> = self
-            .store
-            .suppressed(&s.tenant_id, &pseudonyms)
-            .await?
-            .into_iter()
-            .collect();
 
         let id = s.message_id.clone();
         let data_key = DataKey::generate();

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use taube_crypto::SubjectKey;
-use taube_smtp::{dot_stuff, sign_dkim, Destination, Resolver, RouteError, SmtpClient};
+use taube_smtp::{dot_stuff, Destination, DkimKey, Resolver, RouteError, SmtpClient};
 use taube_store::{ClaimedRecipient, CommitterHandle, Outcome, Store};
 use taube_types::now_millis;
 use tokio::sync::{watch, Semaphore};
@@ -19,12 +19,6 @@ use tokio::sync::{watch, Semaphore};
 pub(crate) struct MessageGroup {
     pub message_id: String,
     pub recipients: Vec<ClaimedRecipient>,
-}
-
-struct DkimKey {
-    selector: String,
-    algorithm: String,
-    pkcs8: Vec<u8>,
 }
 
 /// Shared state of all delivery tasks on this node.
@@ -78,11 +72,13 @@ impl DeliveryContext {
         let row = self.store.domain(tenant_id, domain).await.ok()??;
         let tenant = self.keys.tenant(tenant_id).await.ok()?;
         let pkcs8 = tenant.open("domain.dkim", &row.dkim_private_sealed).ok()?;
-        let key = Arc::new(DkimKey {
-            selector: row.dkim_selector,
-            algorithm: row.dkim_algorithm,
-            pkcs8,
-        });
+        let key = match DkimKey::new(domain, &row.dkim_selector, &row.dkim_algorithm, &pkcs8) {
+            Ok(k) => Arc::new(k),
+            Err(e) => {
+                tracing::warn!(error = %e, "unusable DKIM key");
+                return None;
+            }
+        };
         self.dkim
             .lock()
             .expect("lock")
@@ -289,13 +285,7 @@ async fn send_message(
     }
     let tenant_id = ready[0].claim.tenant_id.clone();
     let signed = match ctx.dkim_key(&tenant_id, &from_domain).await {
-        Some(key) => match sign_dkim(
-            &content.mime,
-            &from_domain,
-            &key.selector,
-            &key.algorithm,
-            &key.pkcs8,
-        ) {
+        Some(key) => match key.sign(&content.mime) {
             Ok(header) => [header.as_bytes(), &content.mime].concat(),
             Err(e) => {
                 tracing::warn!(error = %e, "DKIM signing failed; sending unsigned");

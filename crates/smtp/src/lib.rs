@@ -10,7 +10,7 @@ mod route;
 mod tls;
 
 pub use client::{Capabilities, SmtpClient, Timeouts, TransactionResult};
-pub use dkim::{sign_dkim, DkimError};
+pub use dkim::{DkimError, DkimKey};
 pub use dotstuff::dot_stuff;
 pub use error::SmtpError;
 pub use reply::{Reply, Severity};

@@ -2,12 +2,12 @@
 //! commits them together in one transaction, each inside its own savepoint, then answers each
 //! caller. Callers acknowledge only after that answer, so nothing is acknowledged early.
 
-use crate::accept::insert_message;
+use crate::accept::insert_messages;
 use crate::connect::Store;
-use crate::delivery::record_outcome;
+use crate::delivery::record_outcomes;
 use crate::error::{AcceptError, StoreError};
 use crate::model::{NewMessage, Outcome};
-use sqlx::{Acquire, AnyConnection};
+use sqlx::Acquire;
 use tokio::sync::{mpsc, oneshot};
 
 const MAX_BATCH: usize = 2048;
@@ -77,7 +77,18 @@ enum OpResult {
 }
 
 async fn commit_batch(store: &Store, batch: Vec<WriteOp>) {
-    let results = apply_all(store, &batch).await;
+    // Fast path: everything in multi-row statements, one transaction. If anything fails, the
+    // transaction is rolled back and each write is retried alone, so one bad write fails alone.
+    let results = match apply_bulk(store, &batch).await {
+        Ok(()) => Ok(batch
+            .iter()
+            .map(|op| match op {
+                WriteOp::Accept(..) => OpResult::Accept(Ok(())),
+                WriteOp::Outcomes(..) => OpResult::Outcomes(Ok(())),
+            })
+            .collect()),
+        Err(_) => apply_one_by_one(store, &batch).await,
+    };
     match results {
         Ok(results) => {
             for (op, result) in batch.into_iter().zip(results) {
@@ -108,13 +119,49 @@ async fn commit_batch(store: &Store, batch: Vec<WriteOp>) {
     }
 }
 
-async fn apply_all(store: &Store, batch: &[WriteOp]) -> Result<Vec<OpResult>, sqlx::Error> {
+async fn apply_bulk(store: &Store, batch: &[WriteOp]) -> Result<(), AcceptError> {
+    let mut conn = store.write.acquire().await.map_err(StoreError::from)?;
+    let mut tx = conn.begin().await.map_err(StoreError::from)?;
+    let messages: Vec<&NewMessage> = batch
+        .iter()
+        .filter_map(|op| match op {
+            WriteOp::Accept(m, _) => Some(m.as_ref()),
+            WriteOp::Outcomes(..) => None,
+        })
+        .collect();
+    let outcomes: Vec<&Outcome> = batch
+        .iter()
+        .filter_map(|op| match op {
+            WriteOp::Outcomes(o, _) => Some(o.iter()),
+            WriteOp::Accept(..) => None,
+        })
+        .flatten()
+        .collect();
+    if !messages.is_empty() {
+        insert_messages(&mut tx, &messages).await?;
+    }
+    if !outcomes.is_empty() {
+        record_outcomes(&mut tx, &outcomes).await?;
+    }
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(())
+}
+
+async fn apply_one_by_one(store: &Store, batch: &[WriteOp]) -> Result<Vec<OpResult>, sqlx::Error> {
     let mut conn = store.write.acquire().await?;
     let mut tx = conn.begin().await?;
     let mut results = Vec::with_capacity(batch.len());
     for op in batch {
         let mut savepoint = tx.begin().await?;
-        let result = apply_one(&mut savepoint, op).await;
+        let result = match op {
+            WriteOp::Accept(message, _) => {
+                OpResult::Accept(insert_messages(&mut savepoint, &[message.as_ref()]).await)
+            }
+            WriteOp::Outcomes(outcomes, _) => {
+                let refs: Vec<&Outcome> = outcomes.iter().collect();
+                OpResult::Outcomes(record_outcomes(&mut savepoint, &refs).await)
+            }
+        };
         let ok = match &result {
             OpResult::Accept(r) => r.is_ok(),
             OpResult::Outcomes(r) => r.is_ok(),
@@ -128,20 +175,4 @@ async fn apply_all(store: &Store, batch: &[WriteOp]) -> Result<Vec<OpResult>, sq
     }
     tx.commit().await?;
     Ok(results)
-}
-
-async fn apply_one(conn: &mut AnyConnection, op: &WriteOp) -> OpResult {
-    match op {
-        WriteOp::Accept(message, _) => OpResult::Accept(insert_message(conn, message).await),
-        WriteOp::Outcomes(outcomes, _) => {
-            let mut result = Ok(());
-            for outcome in outcomes {
-                if let Err(e) = record_outcome(conn, outcome).await {
-                    result = Err(e);
-                    break;
-                }
-            }
-            OpResult::Outcomes(result)
-        }
-    }
 }

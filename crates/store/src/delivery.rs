@@ -1,10 +1,10 @@
 //! The delivery side of the queue: claiming due recipients under a lease, recording outcomes,
 //! releasing leases, loading message content.
 
-use crate::accept::insert_event;
+use crate::accept::insert_events;
 use crate::connect::{Backend, Store};
 use crate::error::StoreError;
-use crate::model::{ClaimedRecipient, Outcome};
+use crate::model::{ClaimedRecipient, NewEvent, Outcome};
 use sqlx::{AnyConnection, Row};
 
 impl Store {
@@ -107,23 +107,27 @@ impl Store {
     }
 }
 
-/// Writes one delivery outcome: recipient state, its event, and a suppression when it bounced.
-pub(crate) async fn record_outcome(
+/// Writes delivery outcomes: recipient states, their events, and suppressions for hard bounces.
+pub(crate) async fn record_outcomes(
     conn: &mut AnyConnection,
-    o: &Outcome,
+    outcomes: &[&Outcome],
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE recipients SET status = $1, attempts = attempts + 1, next_attempt_at = $2, lease_owner = NULL, lease_until = NULL, last_reply_sealed = $3, updated_at = $4 WHERE id = $5",
-    )
-    .bind(&o.status)
-    .bind(o.next_attempt_at)
-    .bind(&o.reply_sealed)
-    .bind(o.event.created_at)
-    .bind(&o.recipient_id)
-    .execute(&mut *conn)
-    .await?;
-    insert_event(conn, &o.event).await?;
-    if let Some(s) = &o.suppression {
+    for o in outcomes {
+        sqlx::query(
+            "UPDATE recipients SET status = $1, attempts = attempts + 1, next_attempt_at = $2, lease_owner = NULL, lease_until = NULL, last_reply_sealed = $3, updated_at = $4 WHERE id = $5",
+        )
+        .bind(&o.status)
+        .bind(o.next_attempt_at)
+        .bind(&o.reply_sealed)
+        .bind(o.event.created_at)
+        .bind(&o.recipient_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    let events: Vec<&NewEvent> = outcomes.iter().map(|o| &o.event).collect();
+    insert_events(conn, &events).await?;
+    for o in outcomes {
+        let Some(s) = &o.suppression else { continue };
         sqlx::query(
             "INSERT INTO suppressions (tenant_id, pseudonym, reason, address_sealed, detail_sealed, created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
         )

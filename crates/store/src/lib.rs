@@ -2,6 +2,7 @@
 //! schema migrations per backend, and the group-commit writer.
 
 mod accept;
+mod bulk;
 mod committer;
 mod connect;
 mod delivery;

@@ -179,6 +179,38 @@ impl Store {
             .collect()
     }
 
+    /// For each pseudonym that has a subject key: the wrapped key and whether it is suppressed
+    /// (a suppression always belongs to a subject with a key). One query for the accept path.
+    pub async fn recipient_keys(
+        &self,
+        tenant_id: &str,
+        pseudonyms: &[String],
+    ) -> Result<Vec<(String, Vec<u8>, bool)>, StoreError> {
+        if pseudonyms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT sk.pseudonym, sk.wrapped_key,
+                    (SELECT COUNT(*) FROM suppressions s WHERE s.tenant_id = sk.tenant_id AND s.pseudonym = sk.pseudonym) AS suppressed
+             FROM subject_keys sk WHERE sk.tenant_id = $1 AND sk.pseudonym IN ({})",
+            placeholders(2, pseudonyms.len())
+        );
+        let mut query = sqlx::query(&sql).bind(tenant_id);
+        for p in pseudonyms {
+            query = query.bind(p);
+        }
+        let rows = query.fetch_all(&self.read).await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("pseudonym")?,
+                    r.try_get("wrapped_key")?,
+                    r.try_get::<i64, _>("suppressed")? > 0,
+                ))
+            })
+            .collect()
+    }
+
     /// Which of the pseudonyms are on any suppression list of the tenant.
     pub async fn suppressed(
         &self,

@@ -79,6 +79,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         keys,
         resolver,
         metrics: Some(metrics),
+        auth_cache: Default::default(),
     };
     let listener = tokio::net::TcpListener::bind(config.http_addr)
         .await
