@@ -1,47 +1,47 @@
-//! AES-256-GCM sealing of byte strings: `nonce(12) || ciphertext+tag`, bound to an associated context.
+//! AES-256-GCM (aws-lc) sealing of byte strings: `nonce(12) || ciphertext+tag`, bound to an associated context.
 
 use crate::error::CryptoError;
-use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::{Aes256Gcm, Nonce};
+use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use rand::RngCore;
 
-const NONCE_LEN: usize = 12;
+const TAG_LEN: usize = 16;
+
+fn key(bytes: &[u8; 32]) -> LessSafeKey {
+    LessSafeKey::new(UnboundKey::new(&AES_256_GCM, bytes).expect("32-byte key fits AES-256"))
+}
 
 /// Encrypts `plaintext` under `key`; `context` (e.g. "recipient.address") must match on open.
-pub fn seal(key: &[u8; 32], context: &[u8], plaintext: &[u8]) -> Vec<u8> {
-    let cipher = Aes256Gcm::new(key.into());
+pub fn seal(key_bytes: &[u8; 32], context: &[u8], plaintext: &[u8]) -> Vec<u8> {
     let mut nonce = [0u8; NONCE_LEN];
     rand::thread_rng().fill_bytes(&mut nonce);
-    let ciphertext = cipher
-        .encrypt(
-            Nonce::from_slice(&nonce),
-            Payload {
-                msg: plaintext,
-                aad: context,
-            },
-        )
-        .expect("AES-GCM encryption cannot fail for in-memory buffers");
-    let mut out = Vec::with_capacity(NONCE_LEN + ciphertext.len());
+    let mut out = Vec::with_capacity(NONCE_LEN + plaintext.len() + TAG_LEN);
     out.extend_from_slice(&nonce);
-    out.extend_from_slice(&ciphertext);
+    out.extend_from_slice(plaintext);
+    let tag = key(key_bytes)
+        .seal_in_place_separate_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(context),
+            &mut out[NONCE_LEN..],
+        )
+        .expect("AES-GCM sealing cannot fail for in-memory buffers");
+    out.extend_from_slice(tag.as_ref());
     out
 }
 
 /// Decrypts what [`seal`] produced with the same key and context.
-pub fn open(key: &[u8; 32], context: &[u8], sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
-    if sealed.len() < NONCE_LEN + 16 {
+pub fn open(key_bytes: &[u8; 32], context: &[u8], sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    if sealed.len() < NONCE_LEN + TAG_LEN {
         return Err(CryptoError::Malformed);
     }
     let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
-    Aes256Gcm::new(key.into())
-        .decrypt(
-            Nonce::from_slice(nonce),
-            Payload {
-                msg: ciphertext,
-                aad: context,
-            },
-        )
-        .map_err(|_| CryptoError::Decrypt)
+    let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| CryptoError::Malformed)?;
+    let mut buffer = ciphertext.to_vec();
+    let plain_len = key(key_bytes)
+        .open_in_place(nonce, Aad::from(context), &mut buffer)
+        .map_err(|_| CryptoError::Decrypt)?
+        .len();
+    buffer.truncate(plain_len);
+    Ok(buffer)
 }
 
 #[cfg(test)]

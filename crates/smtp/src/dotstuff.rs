@@ -4,31 +4,25 @@
 /// Encodes `message` for the DATA phase, terminator included.
 pub fn dot_stuff(message: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(message.len() + message.len() / 64 + 8);
-    let mut at_line_start = true;
-    let mut i = 0;
-    while i < message.len() {
-        let b = message[i];
-        match b {
-            b'\r' | b'\n' => {
-                out.extend_from_slice(b"\r\n");
-                // CRLF is one line ending; a lone CR or LF is one too.
-                if b == b'\r' && message.get(i + 1) == Some(&b'\n') {
-                    i += 1;
-                }
-                at_line_start = true;
-            }
-            _ => {
-                if at_line_start && b == b'.' {
-                    out.push(b'.');
-                }
-                out.push(b);
-                at_line_start = false;
-            }
+    let mut rest = message;
+    while !rest.is_empty() {
+        // One line: its content up to the first CR or LF.
+        let end = rest
+            .iter()
+            .position(|&b| b == b'\r' || b == b'\n')
+            .unwrap_or(rest.len());
+        let (line, tail) = rest.split_at(end);
+        if line.first() == Some(&b'.') {
+            out.push(b'.');
         }
-        i += 1;
-    }
-    if !at_line_start {
+        out.extend_from_slice(line);
         out.extend_from_slice(b"\r\n");
+        // CRLF is one line ending; a lone CR or LF is one too.
+        rest = match tail {
+            [b'\r', b'\n', after @ ..] => after,
+            [_, after @ ..] => after,
+            [] => tail,
+        };
     }
     out.extend_from_slice(b".\r\n");
     out

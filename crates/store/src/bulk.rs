@@ -23,6 +23,9 @@ pub(crate) async fn insert_many(
     rows: &[Vec<Val<'_>>],
 ) -> Result<u64, sqlx::Error> {
     let per_statement = (MAX_PARAMS / width).max(1);
+    // SQLite binds `?` by position; sqlx resolves `$n` there by looking up each parameter's
+    // name, which costs more than the insert itself for wide statements.
+    let positional = conn.backend_name() == "SQLite";
     let mut affected = 0;
     for chunk in rows.chunks(per_statement) {
         let mut sql = String::with_capacity(head.len() + chunk.len() * width * 5 + tail.len());
@@ -39,8 +42,12 @@ pub(crate) async fn insert_many(
                 if j > 0 {
                     sql.push_str(", ");
                 }
-                sql.push('$');
-                sql.push_str(&n.to_string());
+                if positional {
+                    sql.push('?');
+                } else {
+                    sql.push('$');
+                    sql.push_str(&n.to_string());
+                }
             }
             sql.push(')');
         }
