@@ -7,6 +7,7 @@ mod body;
 mod error;
 mod routes;
 mod state;
+mod subjects;
 mod time;
 
 pub use auth::AuthCache;

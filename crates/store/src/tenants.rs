@@ -211,27 +211,6 @@ impl Store {
             .collect()
     }
 
-    /// Which of the pseudonyms are on any suppression list of the tenant.
-    pub async fn suppressed(
-        &self,
-        tenant_id: &str,
-        pseudonyms: &[String],
-    ) -> Result<Vec<String>, StoreError> {
-        if pseudonyms.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            "SELECT DISTINCT pseudonym FROM suppressions WHERE tenant_id = $1 AND pseudonym IN ({})",
-            placeholders(2, pseudonyms.len())
-        );
-        let mut query = sqlx::query(&sql).bind(tenant_id);
-        for p in pseudonyms {
-            query = query.bind(p);
-        }
-        let rows = query.fetch_all(&self.read).await?;
-        rows.iter().map(|r| Ok(r.try_get("pseudonym")?)).collect()
-    }
-
     /// A stored idempotency record younger than `not_before`.
     pub async fn idempotency(
         &self,

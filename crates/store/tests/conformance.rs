@@ -242,17 +242,23 @@ async fn accept_claim_lease_and_outcomes() {
             .unwrap();
         assert_eq!(due.len(), 1, "{name}");
         assert_eq!(due[0].attempts, 1, "{name}");
+        let mut state = store
+            .recipient_keys("t1", &["p1".into(), "p2".into(), "p9".into()])
+            .await
+            .unwrap();
+        state.sort();
         assert_eq!(
-            store
-                .suppressed("t1", &["p1".into(), "p2".into()])
-                .await
-                .unwrap(),
-            vec!["p2".to_string()]
+            state,
+            vec![
+                ("p1".to_string(), vec![7], false),
+                ("p2".to_string(), vec![7], true)
+            ],
+            "{name}: keys with suppression state; unknown subjects absent"
         );
         assert_eq!(store.suppressions("t1", "bounce").await.unwrap().len(), 1);
         assert!(
             store
-                .suppressed("t2", &["p2".into()])
+                .recipient_keys("t2", &["p2".into()])
                 .await
                 .unwrap()
                 .is_empty(),

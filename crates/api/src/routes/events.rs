@@ -4,6 +4,7 @@
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::subjects::Subjects;
 use crate::time::{parse, rfc3339};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -86,15 +87,8 @@ pub async fn list_events(
         limit,
     };
     let rows = state.store.events(&query).await?;
-    let pseudonyms: Vec<String> = rows.iter().map(|r| r.pseudonym.clone()).collect();
-    let keys = state
-        .keys
-        .subject_keys(&auth.tenant_id, &pseudonyms)
-        .await
-        .map_err(ApiError::internal)?;
-    let open = |p: &str, ctx: &str, sealed: &[u8]| -> Option<String> {
-        String::from_utf8(keys.get(p)?.open(ctx, sealed).ok()?).ok()
-    };
+    let keys = Subjects::load(&state, &auth.tenant_id, rows.iter().map(|r| &r.pseudonym)).await?;
+    let open = |p: &str, ctx: &str, sealed: &[u8]| keys.open(p, ctx, sealed);
     let next_cursor = (rows.len() as i64 == limit)
         .then(|| rows.last().map(|r| r.id.to_string()))
         .flatten();

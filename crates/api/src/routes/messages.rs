@@ -3,6 +3,7 @@
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::subjects::Subjects;
 use crate::time::rfc3339;
 use axum::extract::{Path, State};
 use axum::Json;
@@ -22,16 +23,13 @@ pub async fn get_message(
         .await?
         .ok_or_else(ApiError::not_found)?;
     let recipients = state.store.recipients(&auth.tenant_id, &id).await?;
-    let pseudonyms: Vec<String> = recipients.iter().map(|r| r.pseudonym.clone()).collect();
-    let keys = state
-        .keys
-        .subject_keys(&auth.tenant_id, &pseudonyms)
-        .await
-        .map_err(ApiError::internal)?;
-    let open = |p: &str, ctx: &str, sealed: &[u8]| -> Option<String> {
-        let bytes = keys.get(p)?.open(ctx, sealed).ok()?;
-        String::from_utf8(bytes).ok()
-    };
+    let keys = Subjects::load(
+        &state,
+        &auth.tenant_id,
+        recipients.iter().map(|r| &r.pseudonym),
+    )
+    .await?;
+    let open = |p: &str, ctx: &str, sealed: &[u8]| keys.open(p, ctx, sealed);
     let list: Vec<Value> = recipients
         .iter()
         .map(|r| {
@@ -50,7 +48,7 @@ pub async fn get_message(
         .iter()
         .find_map(|r| {
             let data_key = keys
-                .get(&r.pseudonym)?
+                .key(&r.pseudonym)?
                 .unwrap_data_key(&message.id, &r.data_key_wrapped)
                 .ok()?;
             let plain = data_key.open(&message.id, &message.content_sealed).ok()?;

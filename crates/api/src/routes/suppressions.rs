@@ -3,6 +3,7 @@
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::subjects::Subjects;
 use crate::time::rfc3339;
 use axum::extract::State;
 use axum::Json;
@@ -12,19 +13,11 @@ use taube_types::Scope;
 pub async fn bounces(State(state): State<AppState>, auth: Auth) -> Result<Json<Value>, ApiError> {
     auth.require(Scope::EventsRead)?;
     let rows = state.store.suppressions(&auth.tenant_id, "bounce").await?;
-    let pseudonyms: Vec<String> = rows.iter().map(|r| r.pseudonym.clone()).collect();
-    let keys = state
-        .keys
-        .subject_keys(&auth.tenant_id, &pseudonyms)
-        .await
-        .map_err(ApiError::internal)?;
+    let keys = Subjects::load(&state, &auth.tenant_id, rows.iter().map(|r| &r.pseudonym)).await?;
     let items: Vec<Value> = rows
         .iter()
         .map(|r| {
-            let address = keys
-                .get(&r.pseudonym)
-                .and_then(|k| k.open("recipient.address", &r.address_sealed).ok())
-                .and_then(|b| String::from_utf8(b).ok());
+            let address = keys.open(&r.pseudonym, "recipient.address", &r.address_sealed);
             json!({"address": address, "reason": r.reason, "created_at": rfc3339(r.created_at)})
         })
         .collect();
