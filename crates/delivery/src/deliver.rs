@@ -6,6 +6,7 @@ use crate::config::DeliveryConfig;
 use crate::content::Content;
 use crate::keyring::KeyRing;
 use crate::outcome::{outcome_for, Verdict};
+use crate::pool::ConnectionPool;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -14,6 +15,9 @@ use taube_smtp::{dot_stuff, Destination, DkimKey, Resolver, RouteError, SmtpClie
 use taube_store::{ClaimedRecipient, CommitterHandle, Outcome, Store};
 use taube_types::now_millis;
 use tokio::sync::{watch, Semaphore};
+
+/// How long an idle connection is kept for reuse.
+const IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Recipients of one message at one domain.
 pub(crate) struct MessageGroup {
@@ -31,6 +35,7 @@ pub(crate) struct DeliveryContext {
     pub shutdown: watch::Receiver<bool>,
     dkim: Mutex<HashMap<(String, String), Arc<DkimKey>>>,
     per_domain: Mutex<HashMap<String, Arc<Semaphore>>>,
+    pub pool: ConnectionPool,
 }
 
 impl DeliveryContext {
@@ -42,6 +47,7 @@ impl DeliveryContext {
         resolver: Resolver,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
+        let pool = ConnectionPool::new(config.connections_per_domain, IDLE_TIMEOUT);
         DeliveryContext {
             store,
             committer,
@@ -51,6 +57,7 @@ impl DeliveryContext {
             shutdown,
             dkim: Mutex::new(HashMap::new()),
             per_domain: Mutex::new(HashMap::new()),
+            pool,
         }
     }
 
@@ -111,19 +118,24 @@ pub(crate) async fn deliver_chunk(
             return;
         }
     };
-    let destinations = match route(&ctx, &domain).await {
-        Ok(d) => d,
-        Err(e) => {
-            let permanent = matches!(e, RouteError::Permanent(_));
-            fail_all(&ctx, groups, &e.to_string(), permanent).await;
-            return;
-        }
-    };
-    let mut client = match connect(&ctx, &destinations).await {
-        Ok(c) => c,
-        Err(text) => {
-            fail_all(&ctx, groups, &text, false).await;
-            return;
+    let mut client = match ctx.pool.take(&domain).await {
+        Some(client) => client,
+        None => {
+            let destinations = match route(&ctx, &domain).await {
+                Ok(d) => d,
+                Err(e) => {
+                    let permanent = matches!(e, RouteError::Permanent(_));
+                    fail_all(&ctx, groups, &e.to_string(), permanent).await;
+                    return;
+                }
+            };
+            match connect(&ctx, &destinations).await {
+                Ok(c) => c,
+                Err(text) => {
+                    fail_all(&ctx, groups, &text, false).await;
+                    return;
+                }
+            }
         }
     };
     let mut remaining = groups.into_iter();
@@ -154,7 +166,7 @@ pub(crate) async fn deliver_chunk(
             }
         }
     }
-    client.quit().await;
+    ctx.pool.put(&domain, client);
 }
 
 async fn unseal_recipients(

@@ -86,6 +86,7 @@ impl Dispatcher {
                 }
             };
             if claimed.is_empty() {
+                self.ctx.pool.sweep(false);
                 tokio::select! {
                     _ = self.wake.notified() => {}
                     _ = tokio::time::sleep(config.poll_interval) => {}
@@ -112,6 +113,7 @@ impl Dispatcher {
             "dispatcher stopping; finishing transactions in flight"
         );
         while tasks.join_next().await.is_some() {}
+        self.ctx.pool.sweep(true);
     }
 }
 

@@ -10,6 +10,7 @@ mod dispatcher;
 mod error;
 mod keyring;
 mod outcome;
+mod pool;
 mod retry;
 mod validate;
 

@@ -134,7 +134,12 @@ pub async fn send_message(
     };
     let req: SendBody = parse_json(&body)?;
     let submission = to_submission(req, &auth.tenant_id, idempotency)?;
-    let accepted = state.acceptor.submit(submission).await?;
+    // Its own task: a client that disconnects must not cut short the bookkeeping that follows
+    // the commit (metrics, waking the dispatcher).
+    let acceptor = state.acceptor.clone();
+    let accepted = tokio::spawn(async move { acceptor.submit(submission).await })
+        .await
+        .map_err(ApiError::internal)??;
     Ok((StatusCode::ACCEPTED, Json(accepted)))
 }
 
