@@ -62,6 +62,22 @@ where
 }
 
 impl Config {
+    /// Creates the data directory if missing, readable by the owner only (it holds the
+    /// database and, by default, the master key).
+    pub fn prepare_data_dir(&self) -> anyhow::Result<()> {
+        if self.data_dir.exists() {
+            return Ok(());
+        }
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("creating {}", self.data_dir.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&self.data_dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+        Ok(())
+    }
+
     /// Loads `file` (if any) and applies environment overrides.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Config> {
         let f: FileConfig = match file {

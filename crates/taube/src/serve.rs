@@ -42,8 +42,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     metrics::counter!("taube_messages_accepted_total").increment(0);
 
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating {}", config.data_dir.display()))?;
     let store = Store::open(&config.database_url)
         .await
         .context("opening the database")?;
