@@ -1,6 +1,7 @@
 //! SMTP for outbound delivery: the client (EHLO, STARTTLS, PIPELINING, per-recipient replies),
 //! reply parsing, dot-stuffing, MX routing and DKIM signing.
 
+mod body_hash;
 mod client;
 mod dkim;
 mod dotstuff;
