@@ -23,6 +23,12 @@ pub(crate) fn body_of(message: &[u8]) -> &[u8] {
 /// SHA-256 of the relaxed-canonical `body`.
 pub(crate) fn relaxed_body_hash(body: &[u8]) -> Digest {
     let mut ctx = Context::new(&SHA256);
+    relaxed_canonical(body, |bytes| ctx.update(bytes));
+    ctx.finish()
+}
+
+/// Feeds the relaxed-canonical form of `body` to `emit`, a line run at a time.
+fn relaxed_canonical(body: &[u8], mut emit: impl FnMut(&[u8])) {
     let mut pending_empty = 0usize;
     let mut scratch = Vec::new();
     for raw in body.split(|&b| b == b'\n') {
@@ -32,13 +38,12 @@ pub(crate) fn relaxed_body_hash(body: &[u8]) -> Digest {
             continue;
         }
         for _ in 0..pending_empty {
-            ctx.update(b"\r\n");
+            emit(b"\r\n");
         }
         pending_empty = 0;
-        ctx.update(line);
-        ctx.update(b"\r\n");
+        emit(line);
+        emit(b"\r\n");
     }
-    ctx.finish()
 }
 
 /// One line without its terminator: CRs dropped, whitespace runs as one space, no trailing
@@ -77,21 +82,7 @@ mod tests {
 
     fn canon(body: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
-        let mut pending = 0;
-        let mut scratch = Vec::new();
-        for raw in body.split(|&b| b == b'\n') {
-            let line = canonical_line(raw, &mut scratch).to_vec();
-            if line.is_empty() {
-                pending += 1;
-                continue;
-            }
-            for _ in 0..pending {
-                out.extend_from_slice(b"\r\n");
-            }
-            pending = 0;
-            out.extend_from_slice(&line);
-            out.extend_from_slice(b"\r\n");
-        }
+        relaxed_canonical(body, |bytes| out.extend_from_slice(bytes));
         out
     }
 
