@@ -4,6 +4,7 @@ use crate::error::ValidationError;
 use crate::validate::{check_custom_header, check_header_text};
 use mail_builder::headers::address::Address;
 use mail_builder::headers::text::Text;
+use mail_builder::mime::MimePart;
 use mail_builder::MessageBuilder;
 use taube_types::Mailbox;
 
@@ -27,6 +28,24 @@ pub struct Composed {
     pub html: Option<String>,
     pub headers: Vec<(String, String)>,
     pub attachments: Vec<Attachment>,
+}
+
+/// Longest line (in bytes) a 7bit text part may have (RFC 5322 §2.1.1).
+const MAX_7BIT_LINE: usize = 998;
+
+/// A text part. ASCII text with lines of at most 998 bytes is sent as 7bit with CRLF line ends
+/// (a bare CR counts as a line end, as it would on the wire), skipping mail-builder's per-byte
+/// encoding detection and quoted-printable, the largest cost of composing big messages. Other
+/// text is left to mail-builder, which encodes it (quoted-printable or base64).
+fn text_part(content_type: &'static str, text: &str) -> MimePart<'static> {
+    let unified = text.replace("\r\n", "\n").replace('\r', "\n");
+    let seven_bit = unified.is_ascii()
+        && !unified.contains('\0')
+        && unified.split('\n').all(|line| line.len() <= MAX_7BIT_LINE);
+    if !seven_bit {
+        return MimePart::new(content_type, text.to_string());
+    }
+    MimePart::new(content_type, unified.replace('\n', "\r\n")).transfer_encoding("7bit")
 }
 
 fn address(m: &Mailbox) -> Address<'static> {
@@ -79,22 +98,24 @@ pub fn build_mime(
     for (name, value) in &c.headers {
         builder = builder.header(name.clone(), Text::new(value.clone()));
     }
-    if let Some(text) = &c.text {
-        builder = builder.text_body(text.clone());
-    }
-    if let Some(html) = &c.html {
-        builder = builder.html_body(html.clone());
-    }
-    if c.text.is_none() && c.html.is_none() {
-        builder = builder.text_body(String::new());
-    }
-    for a in &c.attachments {
-        builder = builder.attachment(
-            a.content_type.clone(),
-            a.filename.clone(),
-            a.content.clone(),
-        );
-    }
+    let text = c.text.as_deref().map(|t| text_part("text/plain", t));
+    let html = c.html.as_deref().map(|h| text_part("text/html", h));
+    let body = match (text, html) {
+        (Some(t), Some(h)) => MimePart::new("multipart/alternative", vec![t, h]),
+        (Some(part), None) | (None, Some(part)) => part,
+        (None, None) => text_part("text/plain", ""),
+    };
+    let body = if c.attachments.is_empty() {
+        body
+    } else {
+        let mut parts = Vec::with_capacity(c.attachments.len() + 1);
+        parts.push(body);
+        parts.extend(c.attachments.iter().map(|a| {
+            MimePart::new(a.content_type.clone(), a.content.clone()).attachment(a.filename.clone())
+        }));
+        MimePart::new("multipart/mixed", parts)
+    };
+    builder = builder.body(body);
     builder
         .write_to_vec()
         .map_err(|e| ValidationError::new("invalid_message", None, e.to_string()))
@@ -106,6 +127,41 @@ mod tests {
 
     fn mb(s: &str) -> Mailbox {
         Mailbox::parse(s).unwrap()
+    }
+
+    fn body_of(part: MimePart<'static>) -> String {
+        let mime = MessageBuilder::new()
+            .from("a@example.com")
+            .body(part)
+            .write_to_vec()
+            .unwrap();
+        String::from_utf8(mime).unwrap()
+    }
+
+    #[test]
+    fn ascii_text_with_long_lines_is_7bit_with_crlf() {
+        let line = "x".repeat(120);
+        let out = body_of(text_part("text/plain", &format!("{line}\n{line}\r\nend")));
+        assert!(out.contains("Content-Transfer-Encoding: 7bit"), "{out}");
+        assert!(out.ends_with(&format!("{line}\r\n{line}\r\nend")), "{out}");
+    }
+
+    #[test]
+    fn other_text_is_left_to_mail_builder() {
+        for text in ["Grüße", &"y".repeat(1200)] {
+            let out = body_of(text_part("text/plain", text));
+            assert!(
+                !out.contains("Content-Transfer-Encoding: 7bit"),
+                "{text:?}: {out}"
+            );
+        }
+        let out = body_of(text_part("text/plain", "bare\rcarriage return"));
+        let bytes = out.as_bytes();
+        let bare_cr = bytes
+            .iter()
+            .enumerate()
+            .any(|(i, &b)| b == b'\r' && bytes.get(i + 1) != Some(&b'\n'));
+        assert!(!bare_cr, "no bare CR may reach the wire: {out:?}");
     }
 
     #[test]
