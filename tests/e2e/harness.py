@@ -37,6 +37,17 @@ CLI_TIMEOUT = 90.0
 PROCESS_LOGS: dict[str, Path] = {}
 
 
+
+def terminate(proc: "subprocess.Popen | None") -> None:
+    """SIGTERM a helper process, SIGKILL it if it does not exit within 10 s."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
 def unique(prefix: str = "t") -> str:
     return f"{prefix}{uuid.uuid4().hex[:10]}"
 
@@ -668,13 +679,7 @@ class SmtpSink:
         return self
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        terminate(self.proc)
         self.proc = None
         wait_until(lambda: not port_open(self.host, self.port), 10, desc="smtp-sink to close")
 
@@ -783,13 +788,7 @@ class Dnsmasq:
         return self
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        terminate(self.proc)
         self.proc = None
 
 
