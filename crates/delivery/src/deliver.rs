@@ -21,7 +21,6 @@ const IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Recipients of one message at one domain.
 pub(crate) struct MessageGroup {
-    pub message_id: String,
     pub recipients: Vec<ClaimedRecipient>,
 }
 

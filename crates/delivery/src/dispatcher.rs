@@ -124,14 +124,18 @@ fn split_by_domain(
     connections: usize,
 ) -> Vec<(String, Vec<MessageGroup>)> {
     let mut by_domain: HashMap<String, Vec<MessageGroup>> = HashMap::new();
+    let mut index: HashMap<(String, String), usize> = HashMap::new();
     for r in claimed {
         let groups = by_domain.entry(r.domain.clone()).or_default();
-        match groups.iter_mut().find(|g| g.message_id == r.message_id) {
-            Some(g) => g.recipients.push(r),
-            None => groups.push(MessageGroup {
-                message_id: r.message_id.clone(),
-                recipients: vec![r],
-            }),
+        let key = (r.domain.clone(), r.message_id.clone());
+        match index.get(&key) {
+            Some(&i) => groups[i].recipients.push(r),
+            None => {
+                index.insert(key, groups.len());
+                groups.push(MessageGroup {
+                    recipients: vec![r],
+                });
+            }
         }
     }
     let mut chunks = Vec::new();
